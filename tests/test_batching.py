@@ -1,0 +1,69 @@
+"""Batched mixed-length == one-at-a-time; left == right padding; order preserved."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from e5v import Embedder, Interleaved
+from e5v.testing import MULTIMODAL_FAMILIES
+
+TEXTS = [
+    "a dog",
+    "two people ride bicycles in the park at noon under a blue sky while a dog runs",
+    "a cat sleeps on a red sofa",
+    "the quick brown fox jumps over the lazy dog, then sleeps",
+    "0123",
+]
+
+
+def mixed_items(family, images):
+    items: list[object] = list(TEXTS)
+    if family in MULTIMODAL_FAMILIES:
+        items[1:1] = [images[0], Interleaved(image=images[1], text="make it red and bigger")]
+        items.append(images[2])
+        items.append(Interleaved(image=images[0], text="blue"))
+    return items
+
+
+@pytest.mark.parametrize(
+    "family", ["llava", "llava_next", "llava_onevision", "qwen2_vl", "idefics3", "qwen2", "gemma"]
+)
+@pytest.mark.parametrize("padding_side", ["left", "right"])
+def test_batched_equals_one_at_a_time(family, padding_side, tiny, images):
+    model, processor = tiny(family)
+    embedder = Embedder(model, processor, padding_side=padding_side)
+    items = mixed_items(family, images)
+    batched = embedder.encode(items, batch_size=8, show_progress=False)
+    single = np.stack([embedder.encode([item], show_progress=False)[0] for item in items])
+    np.testing.assert_allclose(batched, single, atol=2e-5)
+
+
+@pytest.mark.parametrize("family", ["llava_next", "qwen2_vl", "llama"])
+def test_left_padding_equals_right_padding(family, tiny, images):
+    model, processor = tiny(family)
+    items = mixed_items(family, images)
+    left = Embedder(model, processor, padding_side="left").encode(items, batch_size=3, show_progress=False)
+    right = Embedder(model, processor, padding_side="right").encode(items, batch_size=3, show_progress=False)
+    np.testing.assert_allclose(left, right, atol=2e-5)
+
+
+def test_order_preserved_and_duplicates(tiny):
+    model, processor = tiny("llama")
+    embedder = Embedder(model, processor)
+    items = ["a dog", "a cat sleeps on a red sofa", "a dog", "0123"]
+    vectors = embedder.encode(items, batch_size=2, show_progress=False)
+    reversed_vectors = embedder.encode(items[::-1], batch_size=2, show_progress=False)
+    np.testing.assert_allclose(vectors, reversed_vectors[::-1], atol=2e-5)
+    np.testing.assert_array_equal(vectors[0], vectors[2])
+    assert not np.allclose(vectors[0], vectors[1])
+
+
+def test_normalize_and_raw(tiny):
+    model, processor = tiny("llama")
+    embedder = Embedder(model, processor)
+    raw = embedder.encode(TEXTS, normalize=False, show_progress=False)
+    unit = embedder.encode(TEXTS, show_progress=False)
+    np.testing.assert_allclose(np.linalg.norm(unit, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(raw / np.linalg.norm(raw, axis=1, keepdims=True), unit, atol=1e-5)
+    assert embedder.encode([], show_progress=False).shape == (0, embedder.dim)
