@@ -93,3 +93,18 @@ def test_real_smollm2_paraphrases_beat_unrelated():
     unmatched = similarity[~np.eye(len(pairs), dtype=bool)].reshape(len(pairs), -1)
     # every paraphrase pair scores above every unrelated pairing of its row
     assert np.all(matched[:, None] > unmatched), similarity
+
+
+@pytest.mark.slow
+def test_gguf_file_loads_like_the_short_name(tmp_path, monkeypatch):
+    """A .gguf path is converted once into the cache and embeds like the converted short name."""
+    from e5v.zoo.smollm2 import gguf_path
+
+    reference = Embedder.from_pretrained("smollm2-135m-instruct")
+    monkeypatch.setenv("E5V_CACHE", str(tmp_path))
+    from_file = Embedder.from_pretrained(gguf_path())
+    assert (tmp_path / "gguf" / gguf_path().stem / "model.safetensors").is_file()
+    texts = ["A man is playing a guitar."]
+    np.testing.assert_allclose(
+        from_file.encode(texts, show_progress=False), reference.encode(texts, show_progress=False), atol=1e-5
+    )

@@ -41,8 +41,10 @@ def demo(
     queries = embedder.encode(QUERIES, show_progress=False)
     scores = queries @ corpus.T
     console = Console()
-    console.print(f"model: {embedder.name} ({embedder.backbone.name}, {embedder.dim}-d, prompt wrapping: {embedder.chat.name})")
-    for query, row in zip(QUERIES, scores):
+    console.print(
+        f"model: {embedder.name} ({embedder.backbone.name}, {embedder.dim}-d, prompt wrapping: {embedder.chat.name})"
+    )
+    for query, row in zip(QUERIES, scores, strict=True):
         table = Table(title=f"query: {query}", title_justify="left")
         table.add_column("rank", justify="right")
         table.add_column("score", justify="right")
