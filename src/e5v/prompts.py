@@ -62,8 +62,8 @@ PROMPTS: dict[str, PromptSet] = {
         interleaved="<image>\n<text>\nSummary above image and sentence: ",
     ),
     "last": PromptSet(text="<text>", image="<image>", interleaved="<image>\n<text>", wrap=False),
-    # Sentence similarity prompt of the E5-V STS evaluation (no trailing space).
-    "sts": PromptSet.single("<text>\nSummary above sentence in one word:"),
+    # Sentence similarity prompt of the E5-V STS evaluation (leading space, no trailing space).
+    "sts": PromptSet.single(" <text>\nSummary above sentence in one word:"),
     # UniME stage-1 text prompt.
     "unime_text": PromptSet.single("<text> Summary above sentences in one word: \n"),
     # Composed image retrieval (E5-V's CIRR prompts; the typo "desribe" is the reference's).
