@@ -1,0 +1,84 @@
+"""Smoke tests of bench/inference.py: the agreement maths, the official loop, a full CLI run."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def _load(name: str):
+    sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+common = _load("common")
+inference = _load("inference")
+
+
+def test_cosine_agreement_hand_checked() -> None:
+    a = np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 4.0]])
+    b = np.array([[1.0, 1.0], [0.0, -1.0], [6.0, 8.0]])
+    # row 0: 1/sqrt(2); row 1: -1 (opposite); row 2: 1 (same direction, different norm)
+    got = common.cosine_agreement(a, b)
+    assert got["min"] == pytest.approx(-1.0)
+    assert got["mean"] == pytest.approx((1 / math.sqrt(2) - 1 + 1) / 3)
+
+
+def test_cosine_agreement_rejects_shape_mismatch() -> None:
+    with pytest.raises(ValueError):
+        common.cosine_agreement(np.zeros((2, 3)), np.zeros((3, 3)))
+
+
+def test_model_flops_and_table() -> None:
+    assert common.model_flops(10, 7) == 140.0
+    text = common.table([{"a": 1.5, "min_cos": 0.99999912}])
+    assert "0.999999" in text and "| a | min_cos |" in text
+
+
+def test_peak_rss_grows_with_allocation() -> None:
+    with common.measure() as m:
+        block = np.ones(64 * 2**20 // 8)  # 64 MiB, touched
+        block.sum()
+    assert m.peak_over_loaded_mib > 32
+    assert m.seconds > 0
+
+
+@pytest.mark.parametrize(("family", "kind"), [("llama", "text"), ("llava_next", "image")])
+def test_official_loop_matches_encode(family: str, kind: str) -> None:
+    """The reproduced reference loop (full model, hidden_states[-1][:, -1]) == Embedder.encode."""
+    import torch
+
+    torch.set_num_threads(1)
+    emb = inference.load_embedder({"tiny": family, "device": "cpu"})
+    items = common.make_items(kind, 6, 2, 12, seed=1)
+    prompts, images = inference.prompts_of(emb, items)
+    official = inference.official_loop(emb, prompts, images)
+    ours = emb.encode(items, batch_size=16, show_progress=False)
+    assert official.shape == ours.shape
+    assert common.cosine_agreement(ours, official)["min"] >= 0.9999
+
+
+@pytest.mark.slow
+def test_cli_compare_runs(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    cmd = [sys.executable, str(BENCH / "inference.py"), "--tiny", "llama", "--n", "8", "--threads", "1"]
+    cmd += ["--sections", "compare,flops", "--json", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    import json
+
+    report = json.loads(out.read_text())
+    assert {r["method"] for r in report["compare"]} == {"official", "e5v", "st"}
+    assert all(r["min_cos_vs_official"] >= 0.9999 for r in report["compare"])
+    assert report["flops"]["model_GFLOP/s"] > 0
