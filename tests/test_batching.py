@@ -67,3 +67,29 @@ def test_normalize_and_raw(tiny):
     np.testing.assert_allclose(np.linalg.norm(unit, axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(raw / np.linalg.norm(raw, axis=1, keepdims=True), unit, atol=1e-5)
     assert embedder.encode([], show_progress=False).shape == (0, embedder.dim)
+
+
+def test_token_budget_batches_and_results(tiny):
+    from e5v.embedder import _length_sorted_batches, _Prepared
+    from e5v.inputs import Item, Kind
+
+    prepared = [
+        _Prepared(i, Item(Kind.TEXT, text="x"), "x", n) for i, n in enumerate([10, 300, 40, 300, 20, 5])
+    ]
+    batches = _length_sorted_batches(prepared, batch_size=4, max_batch_tokens=600)
+    # hand-computed: sorted 300,300 | 40,20,10,5 (4 x 40 = 160 <= 600, then batch_size stops)
+    assert [[p.length for p in b] for b in batches] == [[300, 300], [40, 20, 10, 5]]
+    assert [[p.length for p in b] for b in _length_sorted_batches(prepared, 4, 250)] == [
+        [300],
+        [300],
+        [40, 20, 10, 5],
+    ]
+
+    model, processor = tiny("llama")
+    embedder = Embedder(model, processor)
+    texts = [*TEXTS, "a " * 100 + "dog"]
+    np.testing.assert_allclose(
+        embedder.encode(texts, max_batch_tokens=64, show_progress=False),
+        embedder.encode(texts, show_progress=False),
+        atol=2e-5,
+    )

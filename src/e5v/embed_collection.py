@@ -46,6 +46,7 @@ def embed_records(
     chunk_size: int = 1024,
     max_length: int | None = None,
     skip_bad: bool = False,
+    max_batch_tokens: int | None = None,
 ) -> tuple[list[str], np.ndarray, list[tuple[str, str]]]:
     """Embed records chunk by chunk (bounded memory).
 
@@ -69,6 +70,7 @@ def embed_records(
                         batch_size=batch_size,
                         show_progress=False,
                         max_length=max_length,
+                        max_batch_tokens=max_batch_tokens,
                     )
                 except InvalidInputError as exc:
                     bad = chunk[exc.index]

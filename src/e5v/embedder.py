@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -274,6 +275,7 @@ class Embedder:
         show_progress: bool = True,
         max_length: int | None = None,
         representation: str | None = None,
+        max_batch_tokens: int | None = None,
     ) -> np.ndarray:
         """Embed texts, images and interleaved items.
 
@@ -288,6 +290,9 @@ class Embedder:
             max_length: cut each text to this many tokens before templating (otherwise a
                 text too long for the model raises an error; nothing is cut silently).
             representation: use the default prompts of another representation method.
+            max_batch_tokens: also cap each batch at this many (padded) prompt tokens, so that
+                long inputs get smaller batches (bounds activation memory; image tokens added
+                by the processor are not counted).
 
         Returns:
             ``float32`` array ``[len(items), dim]`` in input order.
@@ -297,6 +302,8 @@ class Embedder:
         """
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
+        if max_batch_tokens is not None and max_batch_tokens < 1:
+            raise ValueError("max_batch_tokens must be >= 1")
         base = self.prompts if representation is None else PROMPTS[representation]
         prompt_set = resolve_prompts(prompt, base)
         prepared = self._prepare(prepare_items(items, self.max_image_pixels), prompt_set, max_length)
@@ -318,6 +325,20 @@ class Embedder:
         return output
 
 
+def _prefetch(collate: Any, batches: list[list[_Prepared]]) -> Iterator[tuple[list[_Prepared], Any]]:
+    """Yield ``(batch, collate(batch))``, preparing batch i+1 in a worker thread while the
+    caller runs the model on batch i (tokenising and image preprocessing overlap compute)."""
+    if not batches:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="e5v-collate") as pool:
+        pending = pool.submit(collate, batches[0])
+        for i, batch in enumerate(batches):
+            encoded = pending.result()
+            if i + 1 < len(batches):
+                pending = pool.submit(collate, batches[i + 1])
+            yield batch, encoded
+
+
 def _deduplicate(prepared: list[_Prepared]) -> tuple[list[_Prepared], dict[int, int]]:
     """Embed identical text prompts once; return the unique items and duplicate -> source map."""
     first: dict[str, int] = {}
@@ -332,13 +353,25 @@ def _deduplicate(prepared: list[_Prepared]) -> tuple[list[_Prepared], dict[int, 
     return unique, duplicate_of
 
 
-def _length_sorted_batches(prepared: list[_Prepared], batch_size: int) -> list[list[_Prepared]]:
-    """Group by kind, sort longest first (padding stays small; memory peaks show up at once)."""
-    batches = []
+def _length_sorted_batches(
+    prepared: list[_Prepared], batch_size: int, max_batch_tokens: int | None = None
+) -> list[list[_Prepared]]:
+    """Group by kind, sort longest first (padding stays small; memory peaks show up at once),
+    and cut batches at ``batch_size`` items or ``max_batch_tokens`` padded tokens."""
+    batches: list[list[_Prepared]] = []
     for kind in Kind:
         group = [p for p in prepared if p.item.kind is kind]
         group.sort(key=lambda p: (p.length, _pixels(p.item)), reverse=True)
-        batches += [group[i : i + batch_size] for i in range(0, len(group), batch_size)]
+        current: list[_Prepared] = []
+        for p in group:
+            # sorted longest first: the batch's padded length is its first item's length
+            padded = (len(current) + 1) * (current[0].length if current else p.length)
+            if current and (len(current) == batch_size or (max_batch_tokens and padded > max_batch_tokens)):
+                batches.append(current)
+                current = []
+            current.append(p)
+        if current:
+            batches.append(current)
     return batches
 
 

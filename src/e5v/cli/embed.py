@@ -33,6 +33,7 @@ def embed(
     representation: str = typer.Option("one_word", help="one_word (E5-V), prompt or last."),
     kind: str = typer.Option("auto", help="auto, or 'image' to read a .txt file as a list of image paths."),
     batch_size: int = typer.Option(16, min=1, help="Items per forward pass."),
+    max_batch_tokens: int = typer.Option(None, min=1, help="Also cap each batch at this many padded tokens."),
     chunk_size: int = typer.Option(1024, min=1, help="Items decoded and embedded at a time (bounds memory)."),
     max_length: int = typer.Option(None, help="Cut texts to this many tokens (otherwise too long = error)."),
     device: str = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: cuda if available)."),
@@ -68,6 +69,7 @@ def embed(
         batch_size=batch_size,
         chunk_size=chunk_size,
         max_length=max_length,
+        max_batch_tokens=max_batch_tokens,
         skip_bad=skip_bad,
     )
     written = write_vectors(output, ids, vectors, model=embedder.name)
