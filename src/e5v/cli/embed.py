@@ -52,9 +52,15 @@ def embed(
     if engine == "ray":
         from e5v.scale import ray_embed
 
-        ray_embed(
+        report = ray_embed(
             records, output, model=model, batch_size=batch_size, prompt=prompt, device=device, dtype=dtype
         )
+        typer.echo(
+            f"embedded {report.items_embedded} items in {report.shards_written} new shards "
+            f"({report.shards_skipped} of {report.shards_total} already done) with {report.actors} actors "
+            f"in {report.seconds:.1f}s -> {report.output}"
+        )
+        _report_skipped(report.failed)
         return
     if engine != "local":
         raise typer.BadParameter(f"unknown engine {engine!r}: use local or ray", param_hint="--engine")
@@ -74,6 +80,10 @@ def embed(
     )
     written = write_vectors(output, ids, vectors, model=embedder.name)
     typer.echo(f"embedded {len(ids)} items ({vectors.shape[1]}-d) -> {', '.join(map(str, written))}")
+    _report_skipped(skipped)
+
+
+def _report_skipped(skipped: list[tuple[str, str]]) -> None:
     if skipped:
         typer.echo(f"skipped {len(skipped)} unreadable items:", err=True)
         for record_id, reason in skipped:
