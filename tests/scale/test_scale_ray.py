@@ -67,7 +67,7 @@ def test_cli_embed_engine_ray(tmp_path, tiny_dir, collection, local_ray):
     )
     assert result.exit_code == 0, result.output
     assert "embedded 34 items" in result.output and "skipped 1 unreadable items" in result.output
-    ids, vectors, _ = read_shards(out)
+    _, vectors, _ = read_shards(out)
     good = [r for r in collection if r.id != "bad"]
     direct = Embedder.from_pretrained(tiny_dir, device="cpu").encode(
         [r.item for r in good], show_progress=False

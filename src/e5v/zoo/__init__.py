@@ -19,7 +19,7 @@ SHORT_NAMES: dict[str, str] = {
 }
 
 #: What ``Embedder.from_pretrained()`` loads when given no name.
-DEFAULT_MODEL = "smollm2-135m-instruct"  # becomes "e5v-tiny" once the offline MLLM builder lands
+DEFAULT_MODEL = "e5v-tiny"
 
 
 def cache_root() -> Path:

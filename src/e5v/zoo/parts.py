@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import subprocess
 import tarfile
@@ -171,7 +172,15 @@ def _fetch_pypi(part: Part, download: Path, unpacked: Path) -> None:
 
 
 def _fetch_debian(part: Part, download: Path, unpacked: Path) -> None:
-    _run(["apt-get", "download", part.spec], download, part.spec)
+    try:
+        _run(["apt-get", "download", part.spec], download, part.spec)
+    except ModelBuildError:
+        # A fresh machine has no package lists yet: refresh them once (root only) and retry.
+        if not hasattr(os, "geteuid") or os.geteuid() != 0:
+            raise
+        logger.info("apt-get download %s failed; running apt-get update once and retrying", part.spec)
+        _run(["apt-get", "update", "-qq"], download, part.spec)
+        _run(["apt-get", "download", part.spec], download, part.spec)
     _run(["dpkg", "-x", str(_only(download, "*.deb")), str(unpacked)], download, part.spec)
 
 
