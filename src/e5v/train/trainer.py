@@ -167,6 +167,19 @@ def train(
         with accelerator.autocast():
             return embedder.forward(batch).float()  # [c, d]
 
+    def save(at_step: int) -> None:
+        save_checkpoint(
+            out,
+            at_step,
+            embedder.model,
+            optimizer,
+            scheduler,
+            config,
+            rank,
+            tc.keep_checkpoints,
+            accelerator.wait_for_everyone,
+        )
+
     result = TrainResult(out, start, skipped_rows=data.report.skipped)
     bar = tqdm(
         total=max_steps,
@@ -207,32 +220,12 @@ def train(
             bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{lr:.2e}", tok_s=f"{info.tokens_per_second:.0f}")
         bar.update(1)
         if tc.save_every and (step + 1) % tc.save_every == 0 and step + 1 < max_steps:
-            save_checkpoint(
-                out,
-                step + 1,
-                embedder.model,
-                optimizer,
-                scheduler,
-                config,
-                rank,
-                tc.keep_checkpoints,
-                accelerator.wait_for_everyone,
-            )
+            save(step + 1)
         for callback in callbacks:
             callback(info)
     bar.close()
     if start < max_steps:
-        save_checkpoint(
-            out,
-            max_steps,
-            embedder.model,
-            optimizer,
-            scheduler,
-            config,
-            rank,
-            tc.keep_checkpoints,
-            accelerator.wait_for_everyone,
-        )
+        save(max_steps)
     if writer is not None:
         writer.close()
     if tc.export and accelerator.is_main_process:

@@ -23,6 +23,7 @@ import numpy as np
 from e5v.evaluation.benchmarks._hub import load_hub, require_columns
 from e5v.evaluation.data import DataError, STSData, require_file
 from e5v.evaluation.registry import Benchmark, EvalOptions, register
+from e5v.evaluation.tables import TITLES
 from e5v.evaluation.tasks.sts import evaluate_sts
 
 STS_SUBSETS: dict[str, tuple[str, ...]] = {
@@ -40,15 +41,6 @@ HUB_IDS = {
     "sts16": "mteb/sts16-sts",
     "stsb": "mteb/stsbenchmark-sts",
     "sick-r": "mteb/sickr-sts",
-}
-TITLES = {
-    "sts12": "STS12",
-    "sts13": "STS13",
-    "sts14": "STS14",
-    "sts15": "STS15",
-    "sts16": "STS16",
-    "stsb": "STS-B",
-    "sick-r": "SICK-R",
 }
 
 
