@@ -55,3 +55,12 @@ def tiny():
 def images() -> list[Image.Image]:
     """Random RGB images of different sizes and aspect ratios (anyres tilings differ)."""
     return [random_image(40, 70, 1), random_image(30, 30, 2), random_image(96, 40, 3)]
+
+
+@pytest.fixture(scope="session")
+def embedder(tiny):
+    """An ``Embedder`` over the tiny random LLaVA (shared by the index and server tests)."""
+    from e5v import Embedder
+
+    model, processor = tiny("llava")
+    return Embedder(model, processor)

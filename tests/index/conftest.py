@@ -1,16 +1,8 @@
-"""Fixtures of the index tests: a tiny random LLaVA embedder."""
+"""Fixtures of the index tests: the tiny LLaVA embedder (tests/conftest.py) saved to disk."""
 
 from __future__ import annotations
 
 import pytest
-
-
-@pytest.fixture(scope="session")
-def embedder(tiny):
-    from e5v import Embedder
-
-    model, processor = tiny("llava")
-    return Embedder(model, processor)
 
 
 @pytest.fixture(scope="session")

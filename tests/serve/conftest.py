@@ -10,14 +10,6 @@ from PIL import Image
 
 
 @pytest.fixture(scope="session")
-def embedder(tiny):
-    from e5v import Embedder
-
-    model, processor = tiny("llava")
-    return Embedder(model, processor)
-
-
-@pytest.fixture(scope="session")
 def served_index(tmp_path_factory, embedder):
     """``(index_dir, image_dir)``: 4 texts, 3 images and 1 composed item, indexed with the tiny model."""
     from e5v.collection import read_collection
