@@ -104,3 +104,46 @@ def test_gradient_checkpointing_same_gradients(tiny_dirs):
         assert emb.model.is_gradient_checkpointing == checkpointing
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b)
+
+
+def _tiny_qwen2_5_vl():
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+    text = {
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "vocab_size": 200,
+        "rope_parameters": {"rope_type": "default", "mrope_section": [1, 1, 2], "rope_theta": 1e6},
+    }
+    vision = {"depth": 1, "hidden_size": 16, "intermediate_size": 32, "num_heads": 2, "out_hidden_size": 32}
+    config = Qwen2_5_VLConfig(text_config=text, vision_config={**vision, "fullatt_block_indexes": [0]})
+    return Qwen2_5_VLForConditionalGeneration(config)
+
+
+@pytest.mark.parametrize(
+    "family", ["llava", "llava_next", "llava_onevision", "qwen2_vl", "qwen2_5_vl", "idefics3"]
+)
+def test_language_model_loads_alone_from_every_multimodal_layout(family, tmp_path):
+    """The text-only loader finds the language model in each family's checkpoint layout (weights
+    only: Qwen2-VL and OneVision processors cannot be saved without torchvision) and computes
+    the full MLLM's hidden states on text."""
+    import torch
+
+    from e5v.testing import tiny_model
+    from e5v.train.model import load_language_model
+
+    torch.manual_seed(0)
+    full = _tiny_qwen2_5_vl() if family == "qwen2_5_vl" else tiny_model(family, seed=0)[0]
+    full.save_pretrained(tmp_path)
+    lm = load_language_model(str(tmp_path), torch.float32)
+    names = [n for n, _ in lm.named_parameters()]
+    assert not any(part in n for n in names for part in ("vision", "visual", "projector", "connector"))
+    ids = torch.randint(10, 100, (2, 7), generator=torch.Generator().manual_seed(0))
+    full.eval(), lm.eval()
+    with torch.no_grad():
+        want = full(input_ids=ids, output_hidden_states=True).hidden_states[-1]
+        got = lm(input_ids=ids, output_hidden_states=True).hidden_states[-1]
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)

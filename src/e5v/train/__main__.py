@@ -1,6 +1,7 @@
 """``python -m e5v.train CONFIG [overrides] [--resume]``: the ``e5v train`` command.
 
-For several processes: ``accelerate launch -m e5v.train CONFIG ...``.
+For several processes: ``accelerate launch -m e5v.train CONFIG ...`` (GPUs) or
+``torchrun --nproc_per_node N -m e5v.train CONFIG ...`` (CPUs too).
 """
 
 from __future__ import annotations

@@ -60,8 +60,13 @@ def save_checkpoint(
     rank: int = 0,
     keep: int = 2,
     barrier: Any = None,
+    optimizer_per_rank: bool = False,
 ) -> Path:
-    """Write the checkpoint of ``step`` (every rank writes its RNG state; rank 0 the rest)."""
+    """Write the checkpoint of ``step`` (every rank writes its RNG state; rank 0 the rest).
+
+    ``optimizer_per_rank``: the optimizer state is sharded (DeepSpeed ZeRO): every rank writes
+    its own ``optimizer-rank{r}.pt``.
+    """
     final = checkpoint_dir(output_dir, step)
     tmp = final.with_name(final.name + ".tmp")
     if rank == 0:
@@ -70,9 +75,12 @@ def save_checkpoint(
     if barrier:
         barrier()
     torch.save(rng_state(), tmp / f"rng-rank{rank}.pt")
+    if optimizer_per_rank:
+        torch.save(optimizer.state_dict(), tmp / f"optimizer-rank{rank}.pt")
     if rank == 0:
         torch.save(trainable_state(model), tmp / "trainable.pt")
-        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        if not optimizer_per_rank:
+            torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         (tmp / "state.json").write_text(json.dumps({"step": step}))
         config.dump(tmp / CONFIG_NAME)
@@ -101,9 +109,18 @@ def list_checkpoints(output_dir: str | Path) -> list[Path]:
 
 
 def load_checkpoint(
-    path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, rank: int = 0
+    path: str | Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    rank: int = 0,
+    optimizer_ranks: int | None = None,
 ) -> int:
-    """Restore a checkpoint into the objects; returns the step to continue from."""
+    """Restore a checkpoint into the objects; returns the step to continue from.
+
+    ``optimizer_ranks``: the optimizer state is sharded over this many ranks (DeepSpeed ZeRO);
+    the run must resume with the same number of processes.
+    """
     path = Path(path)
     state = torch.load(path / "trainable.pt", map_location="cpu", weights_only=True)
     params = dict(model.named_parameters())
@@ -115,7 +132,12 @@ def load_checkpoint(
     with torch.no_grad():
         for name, tensor in state.items():
             params[name].copy_(tensor.to(params[name].device, params[name].dtype))
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=False))
+    if optimizer_ranks is None:
+        optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=False))
+    else:
+        from e5v.train.zero import load_sharded_optimizer
+
+        load_sharded_optimizer(optimizer, path, optimizer_ranks)
     scheduler.load_state_dict(torch.load(path / "scheduler.pt", map_location="cpu", weights_only=False))
     rng_file = path / f"rng-rank{rank}.pt"
     if rng_file.is_file():

@@ -61,7 +61,7 @@ class LoraConfig:
         language_model_only: on a multimodal model, adapt the language model's layers only.
         layers_to_transform: adapt only these layer indices (None: all). Adapting only the top
             layers also stops back-propagation below them (cheaper steps).
-        qlora: load the base weights in 4-bit NF4 with double quantisation (bitsandbytes, CUDA only).
+        qlora: load the base weights in 4-bit NF4 with double quantisation (bitsandbytes; CUDA, or the CPU with bitsandbytes >= 0.48).
     """
 
     enabled: bool = True
@@ -128,6 +128,8 @@ class TrainConfig:
         lr, warmup_steps, scheduler (``linear``, ``cosine``, ``constant``), weight_decay,
         max_grad_norm (None: no clipping).
         mixed_precision: ``no``, ``fp16`` or ``bf16`` (accelerate).
+        deepspeed: DeepSpeed ZeRO config: ``zero2`` (shipped) or a JSON file (stages 0-2; its
+            ``"auto"`` values are filled from this section); None: plain data parallelism.
         save_every: checkpoint every N steps (0: only at the end); keep_checkpoints: how many.
         log_every: log every N steps. tensorboard: also write TensorBoard events.
         export: write the merged model (LoRA folded in) to ``output_dir/export`` at the end.
@@ -145,6 +147,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     max_grad_norm: float | None = 1.0
     mixed_precision: str = "no"
+    deepspeed: str | None = None
     seed: int = 42
     save_every: int = 100
     keep_checkpoints: int = 2

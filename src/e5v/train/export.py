@@ -126,16 +126,17 @@ def export_adapter(built: Built, out: str | Path) -> Path | None:
 
 def _merge_into_unquantised(built: Built, config: Config) -> nn.Module:
     """QLoRA: folding LoRA into 4-bit weights would re-quantise them; reload the base weights
-    in 16 bits on the CPU, apply the trained adapter there and merge."""
+    unquantised on the CPU (in the run's ``model.dtype``), apply the trained adapter there and merge."""
     import tempfile
 
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
 
     from e5v.backbones import backbone_for_config
+    from e5v.loading import resolve_dtype
     from e5v.train.model import load_language_model
 
-    dtype = torch.bfloat16
+    dtype = resolve_dtype(config.model.dtype, built.embedder.device)
     with tempfile.TemporaryDirectory() as tmp:
         built.embedder.model.save_pretrained(tmp)  # adapter with the trained model's own names
         if built.full_embedder is not None:

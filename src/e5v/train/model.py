@@ -36,6 +36,27 @@ LM_KEY_MAPPING = {
 }
 
 
+#: Text configs of MLLM families that no causal-LM class accepts, and the causal LM that computes
+#: the same function on text: Qwen2-VL's M-RoPE gives text tokens equal temporal/height/width
+#: positions, which is plain 1-D RoPE (a test checks the hidden states are equal).
+TEXT_AS_CAUSAL_LM = {"qwen2_vl_text": "qwen2", "qwen2_5_vl_text": "qwen2"}
+
+
+def causal_lm_config(text_cfg: Any) -> Any:
+    """``text_cfg`` itself, or the equivalent causal-LM config (:data:`TEXT_AS_CAUSAL_LM`)."""
+    target = TEXT_AS_CAUSAL_LM.get(text_cfg.model_type)
+    if target is None:
+        return text_cfg
+    from transformers import AutoConfig
+
+    values = {k: v for k, v in text_cfg.to_dict().items() if k not in ("model_type", "architectures")}
+    rope = dict(values.get("rope_parameters") or {})
+    for key in ("mrope_section", "type"):  # M-RoPE only: 1-D RoPE with the same theta
+        rope.pop(key, None)
+    values["rope_parameters"] = rope
+    return AutoConfig.for_model(target, **values)
+
+
 @dataclass
 class Built:
     """What :func:`build_embedder` returns.
@@ -64,25 +85,32 @@ def _quiet_transformers():
         hf_logging.set_verbosity(level)
 
 
-def _quantization(lora: LoraConfig, dtype: torch.dtype) -> Any:
+#: First bitsandbytes release whose 4-bit NF4 layers run on the CPU (its multi-backend CPU ops).
+BNB_CPU_VERSION = "0.48"
+
+
+def _quantization(lora: LoraConfig, dtype: torch.dtype, device: torch.device) -> Any:
     if not lora.qlora:
         return None
-    if not torch.cuda.is_available():
-        raise E5VError(
-            "QLoRA (lora.qlora=true) needs a CUDA GPU and bitsandbytes; this machine has no CUDA device. "
-            "Set lora.qlora=false to train LoRA on full-precision weights."
-        )
     try:
-        import bitsandbytes  # noqa: F401
+        import bitsandbytes
     except ImportError:
-        raise E5VError("QLoRA needs bitsandbytes: pip install bitsandbytes") from None
+        raise E5VError("QLoRA (lora.qlora=true) needs bitsandbytes: pip install 'e5v[qlora]'") from None
+    from packaging.version import Version
+
+    if device.type == "cpu" and Version(bitsandbytes.__version__) < Version(BNB_CPU_VERSION):
+        raise E5VError(
+            f"QLoRA on the CPU needs bitsandbytes >= {BNB_CPU_VERSION} (installed: {bitsandbytes.__version__}); "
+            "upgrade it, train on a CUDA GPU, or set lora.qlora=false"
+        )
     from transformers import BitsAndBytesConfig
 
+    # Compute dtype: the weights' dtype, except that 4-bit matmuls in fp32 buy nothing: bf16.
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=dtype if dtype != torch.float32 else torch.float16,
+        bnb_4bit_compute_dtype=dtype if dtype != torch.float32 else torch.bfloat16,
     )
 
 
@@ -98,7 +126,7 @@ def load_language_model(
     from transformers import AutoConfig, AutoModelForCausalLM
 
     config = AutoConfig.from_pretrained(source)
-    text_cfg = config.get_text_config()
+    text_cfg = causal_lm_config(config.get_text_config())
     with _quiet_transformers():
         model, info = AutoModelForCausalLM.from_pretrained(
             source,
@@ -207,7 +235,7 @@ def build_embedder(
     source, display = resolve_source(model_cfg.name)
     device = resolve_device(device)
     dtype = resolve_dtype(model_cfg.dtype, device)
-    quantization = _quantization(lora, dtype)
+    quantization = _quantization(lora, dtype, torch.device(device))
     device_map = {"": device} if quantization is not None else None
     options = {"prompts": model_cfg.prompts, "chat_template": model_cfg.chat_template}
     config = AutoConfig.from_pretrained(source)

@@ -28,6 +28,7 @@ from e5v.train.export import export_merged
 from e5v.train.gradcache import chunked, full_batch_step, grad_cache_step
 from e5v.train.model import Built, build_embedder
 from e5v.train.recipes import get_recipe
+from e5v.train.zero import EngineStep, accelerator_kwargs, deepspeed_config
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +128,20 @@ def train(
 
     tc = config.train
     recipe = get_recipe(tc.recipe)
-    # cpu=True where there is no CUDA: accelerate then runs several CPU processes over gloo.
-    accelerator = Accelerator(mixed_precision=tc.mixed_precision, cpu=not torch.cuda.is_available())
+    from accelerate.state import AcceleratorState
+
+    # A second run in the same process (a notebook, a sweep) may change the precision: accelerate
+    # keeps its settings in a singleton, so forget them (the process group, if any, stays).
+    AcceleratorState._reset_state()
+    if tc.mixed_precision == "fp16" and not torch.cuda.is_available():
+        # accelerate would silently run fp32 on the CPU.
+        raise ConfigError("train.mixed_precision=fp16 needs a CUDA GPU; on the CPU use bf16 (or no)")
+    zero_config = deepspeed_config(tc.deepspeed, tc) if tc.deepspeed else None
+    if zero_config is not None:
+        accelerator = Accelerator(**accelerator_kwargs(zero_config, tc.mixed_precision))
+    else:
+        # cpu=True where there is no CUDA: accelerate then runs several CPU processes over gloo.
+        accelerator = Accelerator(mixed_precision=tc.mixed_precision, cpu=not torch.cuda.is_available())
     rank, world = accelerator.process_index, accelerator.num_processes
     out = Path(tc.output_dir)
     set_seed(tc.seed)
@@ -145,7 +158,14 @@ def train(
     params = [p for p in embedder.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
     scheduler = _scheduler(tc.scheduler, optimizer, tc.warmup_steps, max_steps)
-    optimizer = accelerator.prepare_optimizer(optimizer)
+    engine: EngineStep | None = None
+    if zero_config is not None:
+        # The engine wraps embedder.model (the same module object, which Embedder.forward keeps
+        # calling part by part); ZeRO partitions the optimizer state and the gradients.
+        wrapped, optimizer = accelerator.prepare(embedder.model, optimizer)
+        engine = EngineStep(wrapped)
+    else:
+        optimizer = accelerator.prepare_optimizer(optimizer)
     objective = recipe.objective(config)
     # Same seed everywhere for the (LoRA) initialisation above; from here on each process draws
     # its own dropout masks.
@@ -154,7 +174,9 @@ def train(
     start = 0
     checkpoints = list_checkpoints(out)
     if resume and checkpoints:
-        start = load_checkpoint(checkpoints[-1], embedder.model, optimizer, scheduler, rank)
+        start = load_checkpoint(
+            checkpoints[-1], embedder.model, optimizer, scheduler, rank, world if engine else None
+        )
         logger.info("resumed from %s (step %d)", checkpoints[-1], start)
     elif resume:
         logger.warning("--resume: no checkpoint in %s, starting from scratch", out)
@@ -178,6 +200,7 @@ def train(
             rank,
             tc.keep_checkpoints,
             accelerator.wait_for_everyone,
+            optimizer_per_rank=engine is not None,
         )
 
     result = TrainResult(out, start, skipped_rows=data.report.skipped)
@@ -200,14 +223,21 @@ def train(
             for items in recipe.streams([data[i] for i in indices])
         ]
         tokens = sum(int(b["attention_mask"].sum()) for stream in streams for b in stream)
-        step_fn = grad_cache_step if tc.chunk_size else full_batch_step
-        loss = step_fn(encode, streams, objective, backward=accelerator.backward)
-        _sync_gradients(params)
-        if tc.max_grad_norm:
-            accelerator.clip_grad_norm_(params, tc.max_grad_norm)
-        optimizer.step()
+        if engine is not None:  # DeepSpeed: reduction, clipping and update inside the engine
+            if tc.chunk_size:
+                loss = grad_cache_step(encode, streams, objective, engine.backward, engine.no_sync)
+            else:
+                loss = full_batch_step(encode, streams, objective, engine.backward)
+            engine.step()
+        else:
+            step_fn = grad_cache_step if tc.chunk_size else full_batch_step
+            loss = step_fn(encode, streams, objective, backward=accelerator.backward)
+            _sync_gradients(params)
+            if tc.max_grad_norm:
+                accelerator.clip_grad_norm_(params, tc.max_grad_norm)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
         scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
 
         loss_value = float(all_reduce_mean(loss))
         lr = scheduler.get_last_lr()[0]
