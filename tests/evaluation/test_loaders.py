@@ -204,6 +204,6 @@ def test_no_data_root_and_unknown_benchmark(tmp_path):
     with pytest.raises(DataError, match="no data root"):
         load_benchmark(get("sts12"), None, OPTIONS)
     with pytest.raises(DataError, match="no hub loader"):
-        load_benchmark(get("cirr"), tmp_path, OPTIONS, hub=True)
+        load_benchmark(get("sharegpt4v-1k"), tmp_path, OPTIONS, hub=True)
     with pytest.raises(KeyError, match="unknown benchmark"):
         get("imagenet")
