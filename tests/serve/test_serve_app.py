@@ -166,17 +166,18 @@ def test_search_without_index_is_404(embedder):
         assert response.status_code == 404 and "no index" in response.json()["error"]["message"]
 
 
-class SlowEncoder:
-    """Delegates to the real embedder after a pause (to provoke timeouts and a full queue)."""
+class GatedEncoder:
+    """Delegates to the real embedder once ``gate`` is set (to provoke timeouts and a full queue
+    deterministically: until then the worker is busy, however slow the machine)."""
 
-    def __init__(self, embedder, delay: float) -> None:
-        self.inner, self.delay = embedder, delay
+    def __init__(self, embedder) -> None:
+        import threading
+
+        self.inner, self.gate = embedder, threading.Event()
         self.name, self.dim, self.prompts = embedder.name, embedder.dim, embedder.prompts
 
     def encode(self, items, **kwargs):
-        import time
-
-        time.sleep(self.delay)
+        self.gate.wait(timeout=30)
         return self.inner.encode(items, **kwargs)
 
 
@@ -191,15 +192,20 @@ def test_streamed_body_over_the_limit_is_413(client):
 def test_timeout_is_504_and_full_queue_is_503(embedder):
     import concurrent.futures
 
-    slow = SlowEncoder(embedder, delay=0.5)
-    config = ServeConfig(request_timeout_s=0.1, max_queue=1, max_batch_size=1, max_wait_ms=0)
-    with TestClient(create_app(slow, config)) as test_client:
-        assert test_client.post("/v1/embeddings", json={"input": "x"}).status_code == 504
-        with concurrent.futures.ThreadPoolExecutor(6) as pool:
-            statuses = list(
-                pool.map(
-                    lambda i: test_client.post("/v1/embeddings", json={"input": f"t{i}"}).status_code,
-                    range(6),
+    gated = GatedEncoder(embedder)
+    config = ServeConfig(request_timeout_s=1.0, max_queue=1, max_batch_size=1, max_wait_ms=0)
+    with TestClient(create_app(gated, config)) as test_client:
+        try:
+            # The worker takes this request and blocks on the gate: the client gets 504.
+            assert test_client.post("/v1/embeddings", json={"input": "x"}).status_code == 504
+            # Worker still busy: one request fits in the queue (504 later), the others are refused.
+            with concurrent.futures.ThreadPoolExecutor(6) as pool:
+                statuses = list(
+                    pool.map(
+                        lambda i: test_client.post("/v1/embeddings", json={"input": f"t{i}"}).status_code,
+                        range(6),
+                    )
                 )
-            )
+        finally:
+            gated.gate.set()
         assert 503 in statuses and set(statuses) <= {503, 504}

@@ -77,10 +77,12 @@ def test_a_bad_item_fails_only_its_request():
 
 
 def test_full_queue_raises_and_cancelled_requests_are_skipped():
-    encoder = RecordingEncoder(delay=0.2)
+    encoder = RecordingEncoder(delay=0.5)  # the worker stays busy while the queue fills
     with DynamicBatcher(encoder, max_batch_size=1, max_wait_ms=0, max_queue=2) as batcher:
         first = batcher.submit_future([1])
-        time.sleep(0.05)  # the worker is busy with the first request
+        deadline = time.monotonic() + 10
+        while not encoder.calls and time.monotonic() < deadline:  # the worker took the first request
+            time.sleep(0.005)
         waiting = [batcher.submit_future([2]), batcher.submit_future([3])]
         with pytest.raises(QueueFullError):
             batcher.submit_future([4])
