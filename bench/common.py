@@ -104,17 +104,29 @@ def make_images(n: int, seed: int = 0, sizes: Sequence[tuple[int, int]] = IMAGE_
     return [random_image(*sizes[i % len(sizes)], seed=seed + i) for i in range(n)]
 
 
-def make_items(kind: str, n: int, min_words: int, max_words: int, seed: int = 0) -> list[Any]:
-    """Inputs of one kind: ``text``, ``image`` or ``interleaved``."""
+def make_items(
+    kind: str, n: int, min_words: int, max_words: int, seed: int = 0, images: str = "random"
+) -> list[Any]:
+    """Inputs of one kind: ``text``, ``image`` or ``interleaved``.
+
+    ``images``: ``random`` (noise of a few shapes) or ``samples`` (real images, see
+    :func:`sample_images`).
+    """
     from e5v import Interleaved
+
+    if images not in ("random", "samples"):
+        raise ValueError(f"images must be 'random' or 'samples', got {images!r}")
+
+    def pictures() -> list[Any]:
+        return sample_images(n) if images == "samples" else make_images(n, seed)
 
     if kind == "text":
         return make_texts(n, min_words, max_words, seed)
     if kind == "image":
-        return make_images(n, seed)
+        return pictures()
     if kind == "interleaved":
         texts = make_texts(n, min_words, max_words, seed)
-        return [Interleaved(image=im, text=t) for im, t in zip(make_images(n, seed), texts, strict=True)]
+        return [Interleaved(image=im, text=t) for im, t in zip(pictures(), texts, strict=True)]
     raise ValueError(f"unknown kind {kind!r}")
 
 
@@ -314,3 +326,44 @@ def set_threads(threads: int | None) -> None:
     if threads:
         torch.set_num_threads(threads)
         os.environ["OMP_NUM_THREADS"] = str(threads)
+
+
+# ---------------------------------------------------------------- subprocess workers
+
+
+def run_json_worker(
+    script: str | os.PathLike[str], spec: dict[str, Any], timeout: float | None = None
+) -> Any:
+    """Run ``python <script> --worker <spec as JSON>`` in a fresh process; parse its last stdout line.
+
+    One measurement per process, so every RSS high-water mark is that measurement's own. Raises
+    ``RuntimeError`` with the end of the worker's stderr when it fails.
+    """
+    import json
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, str(script), "--worker", json.dumps(spec)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker {spec.get('name', '')} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- real images
+
+
+def sample_images(n: int) -> list[Any]:
+    """``n`` real RGB images (e5v's held-out sample collection: Tux Paint stamps and emoji of
+    sizes 32x50 to 234x475), cycled when ``n`` exceeds the 48 of the collection."""
+    import json
+
+    from PIL import Image
+
+    from e5v.samples import CAPTIONS_FILE, sample_dir
+
+    folder = sample_dir()
+    lines = (folder / CAPTIONS_FILE).read_text(encoding="utf-8").splitlines()
+    files = [json.loads(line)["file"] for line in lines if line.strip()]
+    loaded = [Image.open(folder / name).convert("RGB") for name in files]
+    return [loaded[i % len(loaded)] for i in range(n)]

@@ -12,11 +12,17 @@ One command measures, for the same model and the same inputs in one run:
 * ``flops``: dense matmul FLOP/s at the model dtype and the model's achieved FLOP/s on text
   (``2 * non-embedding params * real tokens``; attention scores are not counted).
 * ``scaling``: items/s and memory against batch size, text length and (anyres models) image tiles.
-* ``levers``: length-sorted vs unsorted batching, dynamic int8 quantisation (CPU), SDPA vs eager.
+* ``levers``: each lever against ``encode`` with the library defaults: the shared-prefix KV
+  cache off, unsorted batches, eager attention, dynamic int8 and bf16 (CPU), deduplication and
+  ``torch.compile`` (compile time reported apart from steady-state items/s); ``--levers``.
+
+Images are e5v's real sample images (``e5v.samples``) with ``--model`` and random noise with
+``--tiny`` (``--images``).
 
 Examples::
 
     python bench/inference.py --model smollm2-135m-instruct --kinds text
+    python bench/inference.py --model e5v-tiny --kinds text,image,interleaved --sections compare
     python bench/inference.py --tiny llava_next --kinds text,image,interleaved
 """
 
@@ -169,7 +175,9 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 
     common.set_threads(spec.get("threads"))
     emb = load_embedder(spec)
-    items = common.make_items(spec["kind"], spec["n"], *spec["words"], seed=spec["seed"])
+    items = common.make_items(
+        spec["kind"], spec["n"], *spec["words"], seed=spec["seed"], images=spec.get("images", "random")
+    )
     prompts, images = prompts_of(emb, items)
     method = spec["method"]
     workdir = Path(spec["workdir"])
@@ -207,6 +215,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         "kind": spec["kind"],
         "method": method,
         "batch": bs,
+        "prefix_cache": emb.prefix_cache if method == "e5v" else None,
         "n": len(items),
         "seconds": m.seconds,
         "items/s": len(items) / m.seconds,
@@ -269,7 +278,16 @@ def _is_multimodal(spec: dict[str, Any]) -> bool:
         from e5v.testing import MULTIMODAL_FAMILIES
 
         return spec["tiny"] in MULTIMODAL_FAMILIES
-    return False  # zoo text models; an MLLM is detected by the workers
+    from transformers import AutoConfig
+
+    from e5v import zoo
+    from e5v.backbones import backbone_for_config
+
+    source = zoo.resolve(spec["model"]) if zoo.is_short_name(spec["model"]) else spec["model"]
+    try:
+        return backbone_for_config(AutoConfig.from_pretrained(str(source))).multimodal
+    except (OSError, ValueError):  # e.g. a .gguf file: text-only LLMs
+        return False
 
 
 def flops_worker(spec: dict[str, Any]) -> dict[str, Any]:
@@ -306,17 +324,32 @@ def flops_worker(spec: dict[str, Any]) -> dict[str, Any]:
         best = min(best, time.perf_counter() - t)
     params = lm_params(emb.model)
     achieved = common.model_flops(params, tokens) / best
+    computed = computed_tokens(emb, prompts)
+    done = common.model_flops(params, computed) / best
     return {
         "dtype": str(dtype),
         "threads": torch.get_num_threads(),
         "params_non_embedding": params,
         "real_tokens": tokens,
+        "computed_tokens": computed,
         "batch": bs,
         "probes_GFLOP/s": {k: v / 1e9 for k, v in probes.items()},
         "model_GFLOP/s": achieved / 1e9,
         "fraction_of_matmul_peak": achieved / peak,
+        "model_GFLOP/s_computed": done / 1e9,
+        "fraction_of_matmul_peak_computed": done / peak,
         "items/s": len(texts) / best,
     }
+
+
+def computed_tokens(emb: Any, prompts: list[str]) -> int:
+    """Tokens the model actually runs: the shared prefix (prefix cache) counts once."""
+    from e5v.prefix_cache import MIN_PREFIX_TOKENS, common_prefix_length
+
+    ids = emb.tokenizer(prompts, add_special_tokens=emb._add_special_tokens(prompts[0]))["input_ids"]
+    total = sum(len(i) for i in ids)
+    shared = common_prefix_length(ids) if emb.prefix_cache and len(ids) > 1 else 0
+    return total - (len(ids) - 1) * shared if shared >= MIN_PREFIX_TOKENS else total
 
 
 def scaling_worker(spec: dict[str, Any]) -> dict[str, Any]:
@@ -379,8 +412,17 @@ def scaling_worker(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+LEVERS = ("prefix", "unsorted", "eager", "int8", "bf16", "dedup", "compile")
+
+
 def levers_worker(spec: dict[str, Any]) -> dict[str, Any]:
-    """Length sorting, int8 dynamic quantisation and attention kernels, one process."""
+    """Each lever against ``Embedder.encode`` with the library defaults, one process.
+
+    Levers: ``prefix`` (the shared-prefix KV cache off), ``unsorted`` (input-order batches, full
+    prompts), ``eager`` attention, ``int8`` dynamic quantisation and ``bf16`` weights (CPU),
+    ``dedup`` (50% duplicate inputs) and ``compile`` (``torch.compile`` of the base model: the
+    first call, which compiles, is timed apart from the steady state).
+    """
     import copy
 
     import torch
@@ -391,6 +433,7 @@ def levers_worker(spec: dict[str, Any]) -> dict[str, Any]:
     common.set_threads(spec.get("threads"))
     emb = load_embedder(spec)
     bs = spec["batch_size"]
+    chosen = spec.get("levers") or LEVERS
     texts = common.make_texts(spec["n"], *spec["words"], seed=spec["seed"])
     rows = []
 
@@ -411,35 +454,82 @@ def levers_worker(spec: dict[str, Any]) -> dict[str, Any]:
     def sorted_encode(e: Any) -> Any:
         return lambda items: e.encode(items, batch_size=bs, show_progress=False)
 
+    def variant(**options: Any) -> Any:
+        return Embedder(emb.model, emb.processor, **options)
+
     base_ips, base_vecs, base_m = time_it(sorted_encode(emb))
-    rows.append(
-        _lever("e5v encode (length-sorted, sdpa, fp32)", base_ips, base_ips, base_vecs, base_vecs, base_m)
-    )
-    ips, vecs, m = time_it(lambda items: unsorted(emb, items))
-    rows.append(_lever("unsorted batches (input order)", ips, base_ips, vecs, base_vecs, m))
-
-    eager = copy.deepcopy(emb.model)
-    eager.set_attn_implementation("eager")
-    ips, vecs, m = time_it(sorted_encode(Embedder(eager, emb.processor)))
-    rows.append(_lever("eager attention", ips, base_ips, vecs, base_vecs, m))
-    del eager
-
-    if spec["device"] == "cpu":
+    name = f"e5v encode (defaults: length-sorted, sdpa, prefix cache, {str(emb.dtype).split('.')[-1]})"
+    rows.append(_lever(name, base_ips, base_ips, base_vecs, base_vecs, base_m))
+    if "prefix" in chosen:
+        ips, vecs, m = time_it(sorted_encode(variant(prefix_cache=False)))
+        rows.append(_lever("no prefix cache (full prompts)", ips, base_ips, vecs, base_vecs, m))
+    if "unsorted" in chosen:
+        ips, vecs, m = time_it(lambda items: unsorted(emb, items))
+        rows.append(
+            _lever("unsorted batches (input order, no prefix cache)", ips, base_ips, vecs, base_vecs, m)
+        )
+    if "eager" in chosen:
+        eager = copy.deepcopy(emb.model)
+        eager.set_attn_implementation("eager")
+        ips, vecs, m = time_it(sorted_encode(Embedder(eager, emb.processor)))
+        rows.append(_lever("eager attention", ips, base_ips, vecs, base_vecs, m))
+        del eager
+    if spec["device"] == "cpu" and "int8" in chosen:
         from torch.ao.quantization import quantize_dynamic
 
         qmodel = quantize_dynamic(copy.deepcopy(emb.model), {torch.nn.Linear}, dtype=torch.qint8)
         ips, vecs, m = time_it(sorted_encode(Embedder(qmodel, emb.processor)))
         rows.append(_lever("dynamic int8 (Linear)", ips, base_ips, vecs, base_vecs, m))
         del qmodel
+    if spec["device"] == "cpu" and "bf16" in chosen:
         bf16 = Embedder(copy.deepcopy(emb.model).to(torch.bfloat16), emb.processor)
         ips, vecs, m = time_it(sorted_encode(bf16))
         rows.append(_lever("bf16 weights on CPU", ips, base_ips, vecs, base_vecs, m))
-
-    dup = texts[: len(texts) // 2] * 2  # 50% duplicates: e5v embeds each distinct prompt once
-    ips, vecs, m = time_it(lambda items: emb.encode(dup, batch_size=bs, show_progress=False))
-    ref = np.concatenate([base_vecs[: len(texts) // 2]] * 2)
-    rows.append(_lever("50% duplicate inputs (dedup)", ips, base_ips, vecs, ref, m))
+        del bf16
+    if "dedup" in chosen:
+        dup = texts[: len(texts) // 2] * 2  # 50% duplicates: e5v embeds each distinct prompt once
+        ips, vecs, m = time_it(lambda items: emb.encode(dup, batch_size=bs, show_progress=False))
+        ref = np.concatenate([base_vecs[: len(texts) // 2]] * 2)
+        rows.append(_lever("50% duplicate inputs (dedup)", ips, base_ips, vecs, ref, m))
+    if "compile" in chosen:
+        rows.append(_compile_lever(emb, texts, bs, base_ips, base_vecs, spec))
     return {"rows": rows}
+
+
+def _compile_lever(
+    emb: Any,
+    texts: list[str],
+    bs: int,
+    base_ips: float,
+    base_vecs: np.ndarray,
+    spec: dict[str, Any],
+) -> dict[str, Any]:
+    """``torch.compile(base model, dynamic=True)``, the library's other defaults: the first call
+    (which compiles every shape it meets) is timed apart from the steady state."""
+    import copy
+
+    import torch
+
+    from e5v import Embedder
+
+    model = copy.deepcopy(emb.model)
+    prefix = model.base_model_prefix
+    setattr(model, prefix, torch.compile(getattr(model, prefix), dynamic=True))
+    compiled = Embedder(model, emb.processor, prefix_cache=emb.prefix_cache)
+    start = time.perf_counter()
+    compiled.encode(texts, batch_size=bs, show_progress=False)  # compiles every shape it meets
+    first = time.perf_counter() - start
+    vecs, m = common.best_of(
+        lambda: compiled.encode(texts, batch_size=bs, show_progress=False),
+        spec.get("repeats", 1),
+        spec["device"],
+    )
+    ips = len(texts) / m.seconds
+    name = f"torch.compile (dynamic, inductor; prefix cache {'on' if emb.prefix_cache else 'off'})"
+    row = _lever(name, ips, base_ips, vecs, base_vecs, m)
+    row["first_call_s"] = first
+    row["compile_s"] = max(0.0, first - m.seconds)
+    return row
 
 
 def _lever(name: str, ips: float, base: float, vecs: np.ndarray, ref: np.ndarray, m: Any) -> dict[str, Any]:
@@ -449,6 +539,8 @@ def _lever(name: str, ips: float, base: float, vecs: np.ndarray, ref: np.ndarray
         "x_baseline": ips / base,
         "peak_over_loaded_MiB": m.peak_over_loaded_mib,
         "min_cos_vs_fp32": common.cosine_agreement(vecs, ref)["min"],
+        "first_call_s": None,
+        "compile_s": None,
     }
 
 
@@ -492,6 +584,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default=None, help="e.g. bfloat16 (default: float32 on CPU)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--images",
+        choices=("auto", "random", "samples"),
+        default="auto",
+        help="image inputs: real sample images (default with --model) or random noise (with --tiny)",
+    )
+    p.add_argument(
+        "--levers", default=",".join(LEVERS), help=f"levers section: comma list of {','.join(LEVERS)}"
+    )
     p.add_argument("--repeats", type=int, default=2, help="timed repeats per method (best is kept)")
     p.add_argument("--json", type=Path, help="also write all results to this JSON file")
     p.add_argument("--worker", help=argparse.SUPPRESS)
@@ -522,6 +623,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "dtype": args.dtype,
         "seed": args.seed,
         "repeats": args.repeats,
+        "images": args.images if args.images != "auto" else ("samples" if args.model else "random"),
+        "levers": [x for x in args.levers.split(",") if x],
     }
     sections = args.sections.split(",")
     kinds = args.kinds.split(",")
@@ -540,6 +643,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         "kind",
                         "method",
                         "batch",
+                        "prefix_cache",
                         "items/s",
                         "x_official_items/s",
                         "peak_rss_MiB",

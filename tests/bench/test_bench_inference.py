@@ -82,3 +82,18 @@ def test_cli_compare_runs(tmp_path: Path) -> None:
     assert {r["method"] for r in report["compare"]} == {"official", "e5v", "st"}
     assert all(r["min_cos_vs_official"] >= 0.9999 for r in report["compare"])
     assert report["flops"]["model_GFLOP/s"] > 0
+
+
+def test_levers_prefix_cache_on_tiny_model() -> None:
+    """The prefix-cache lever: defaults (cache on) against cache off, same embeddings."""
+    spec = {"tiny": "qwen2", "device": "cpu", "n": 8, "words": [2, 12], "seed": 0, "batch_size": 4}
+    result = inference.levers_worker({**spec, "threads": 1, "levers": ["prefix", "dedup"]})
+    names = [r["lever"] for r in result["rows"]]
+    assert names[0].startswith("e5v encode (defaults") and "no prefix cache (full prompts)" in names
+    assert all(r["min_cos_vs_fp32"] >= 0.9999 for r in result["rows"])
+    assert all(r["compile_s"] is None for r in result["rows"])
+
+
+def test_make_items_rejects_unknown_image_source() -> None:
+    with pytest.raises(ValueError):
+        common.make_items("image", 2, 1, 2, images="nope")
