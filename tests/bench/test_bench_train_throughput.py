@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -10,19 +9,9 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from .loader import BENCH, load_bench
 
-
-def _load(name: str):
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
-
-
-throughput = _load("train_throughput")
+throughput = load_bench("train_throughput")
 
 ROWS = {"full MLLM", "full MLLM + GradCache", "text-only", "text-only + GradCache"}
 SMALL = ["--batch", "4", "--chunk", "2", "--steps", "1", "--warmup", "1", "--nice", "0"]
