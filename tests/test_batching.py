@@ -93,3 +93,29 @@ def test_token_budget_batches_and_results(tiny):
         embedder.encode(texts, show_progress=False),
         atol=2e-5,
     )
+
+
+def test_encode_applies_the_token_budget_and_prepares_batches_ahead(tiny):
+    """encode really passes max_batch_tokens to the batcher (padded tokens per forward stay within
+    the budget) and collates the next batch in the prefetch thread, not in the caller's."""
+    import threading
+
+    model, processor = tiny("llama")
+    embedder = Embedder(model, processor, prefix_cache=False)
+    widths: list[int] = []
+    threads: set[str] = set()
+    forward, collate = embedder.forward, embedder._collate
+
+    def counting_forward(batch):
+        widths.append(int(batch["input_ids"].numel()))
+        return forward(batch)
+
+    def recording_collate(batch):
+        threads.add(threading.current_thread().name)
+        return collate(batch)
+
+    embedder.forward, embedder._collate = counting_forward, recording_collate
+    texts = [f"{w} dog number {i}" for i, w in enumerate(["a", "the"] * 6)]
+    embedder.encode(texts, batch_size=16, max_batch_tokens=40, show_progress=False)
+    assert len(widths) > 1 and max(widths) <= 40, widths
+    assert threading.current_thread().name not in threads or len(threads) > 1, threads
