@@ -239,13 +239,9 @@ class _null:
 
 def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     """Run :func:`worker` (or a section worker) in a fresh Python process; return its JSON."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"worker {spec.get('method') or spec.get('section')} failed:\n{proc.stderr[-4000:]}"
-        )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return common.run_json_worker(
+        Path(__file__).resolve(), {"name": spec.get("method") or spec.get("section"), **spec}
+    )
 
 
 # ---------------------------------------------------------------- sections
