@@ -22,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from e5v.train.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from e5v.train.config import CONFIG_NAME, Config, ConfigError
+from e5v.train.config import CONFIG_NAME, Config, ConfigError, TrainConfig
 from e5v.train.distributed import all_reduce_mean, is_distributed
 from e5v.train.export import export_merged
 from e5v.train.gradcache import chunked, full_batch_step, grad_cache_step
@@ -91,6 +91,23 @@ def _scheduler(name: str, optimizer: torch.optim.Optimizer, warmup: int, total: 
     return get_scheduler(names[name], optimizer, num_warmup_steps=warmup, num_training_steps=total)
 
 
+def _accelerator(tc: TrainConfig, zero_config: dict[str, Any] | None) -> Any:
+    """A fresh ``Accelerator`` for this run: plain data parallelism, or DeepSpeed ZeRO."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    # A second run in the same process (a notebook, a sweep) may change the precision: accelerate
+    # keeps its settings in a singleton, so forget them (the process group, if any, stays).
+    AcceleratorState._reset_state()
+    if tc.mixed_precision == "fp16" and not torch.cuda.is_available():
+        # accelerate would silently run fp32 on the CPU.
+        raise ConfigError("train.mixed_precision=fp16 needs a CUDA GPU; on the CPU use bf16 (or no)")
+    if zero_config is not None:
+        return Accelerator(**accelerator_kwargs(zero_config, tc.mixed_precision))
+    # cpu=True where there is no CUDA: accelerate then runs several CPU processes over gloo.
+    return Accelerator(mixed_precision=tc.mixed_precision, cpu=not torch.cuda.is_available())
+
+
 def _sync_gradients(params: Sequence[torch.nn.Parameter]) -> None:
     """Average the trainable parameters' gradients over processes (what DDP does)."""
     if not is_distributed():
@@ -123,25 +140,12 @@ def train(
     Returns:
         A :class:`TrainResult` (per-step losses of this invocation, export directory).
     """
-    from accelerate import Accelerator
     from accelerate.utils import set_seed
 
     tc = config.train
     recipe = get_recipe(tc.recipe)
-    from accelerate.state import AcceleratorState
-
-    # A second run in the same process (a notebook, a sweep) may change the precision: accelerate
-    # keeps its settings in a singleton, so forget them (the process group, if any, stays).
-    AcceleratorState._reset_state()
-    if tc.mixed_precision == "fp16" and not torch.cuda.is_available():
-        # accelerate would silently run fp32 on the CPU.
-        raise ConfigError("train.mixed_precision=fp16 needs a CUDA GPU; on the CPU use bf16 (or no)")
     zero_config = deepspeed_config(tc.deepspeed, tc) if tc.deepspeed else None
-    if zero_config is not None:
-        accelerator = Accelerator(**accelerator_kwargs(zero_config, tc.mixed_precision))
-    else:
-        # cpu=True where there is no CUDA: accelerate then runs several CPU processes over gloo.
-        accelerator = Accelerator(mixed_precision=tc.mixed_precision, cpu=not torch.cuda.is_available())
+    accelerator = _accelerator(tc, zero_config)
     rank, world = accelerator.process_index, accelerator.num_processes
     out = Path(tc.output_dir)
     set_seed(tc.seed)
