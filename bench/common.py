@@ -354,8 +354,10 @@ def run_json_worker(
 
 
 def sample_images(n: int) -> list[Any]:
-    """``n`` real RGB images (e5v's held-out sample collection: Tux Paint stamps and emoji of
-    sizes 32x50 to 234x475), cycled when ``n`` exceeds the 48 of the collection."""
+    """``n`` distinct real RGB images: e5v's held-out sample collection (Tux Paint stamps and emoji
+    of sizes 32x50 to 234x475); past its 48 images, mirrored / flipped / rotated copies, so that
+    no two inputs have the same pixels (``encode`` embeds identical images once, the official loop
+    does not: duplicates would flatter e5v)."""
     import json
 
     from PIL import Image
@@ -366,4 +368,17 @@ def sample_images(n: int) -> list[Any]:
     lines = (folder / CAPTIONS_FILE).read_text(encoding="utf-8").splitlines()
     files = [json.loads(line)["file"] for line in lines if line.strip()]
     loaded = [Image.open(folder / name).convert("RGB") for name in files]
-    return [loaded[i % len(loaded)] for i in range(n)]
+    variants = (
+        None,
+        Image.Transpose.FLIP_LEFT_RIGHT,
+        Image.Transpose.FLIP_TOP_BOTTOM,
+        Image.Transpose.ROTATE_90,
+        Image.Transpose.ROTATE_270,
+    )
+    if n > len(loaded) * len(variants):
+        raise ValueError(f"at most {len(loaded) * len(variants)} distinct sample images, asked for {n}")
+    out = []
+    for i in range(n):
+        image, variant = loaded[i % len(loaded)], variants[i // len(loaded)]
+        out.append(image if variant is None else image.transpose(variant))
+    return out

@@ -119,3 +119,41 @@ def test_encode_applies_the_token_budget_and_prepares_batches_ahead(tiny):
     embedder.encode(texts, batch_size=16, max_batch_tokens=40, show_progress=False)
     assert len(widths) > 1 and max(widths) <= 40, widths
     assert threading.current_thread().name not in threads or len(threads) > 1, threads
+
+
+def test_identical_images_are_embedded_once(tiny, images):
+    """Images with the same pixels (the same object, a copy, or the same file re-encoded) and the
+    same prompt run through the model once; a different text with that image does not."""
+    import io
+
+    from PIL import Image
+
+    model, processor = tiny("llava")
+    embedder = Embedder(model, processor, prefix_cache=False)
+    rows: list[int] = []
+    forward = embedder.forward
+
+    def counting_forward(batch):
+        rows.append(int(batch["input_ids"].shape[0]))
+        return forward(batch)
+
+    embedder.forward = counting_forward
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="PNG")
+    same_pixels = Image.open(io.BytesIO(buffer.getvalue()))
+    items = [
+        images[0],
+        images[1],
+        images[0].copy(),
+        same_pixels,
+        Interleaved(image=images[0], text="red"),
+        Interleaved(image=images[0], text="red"),
+        Interleaved(image=images[0], text="blue"),
+    ]
+    vectors = embedder.encode(items, batch_size=8, show_progress=False)
+    assert sum(rows) == 4  # images[0], images[1], (images[0], "red"), (images[0], "blue")
+    embedder.forward = forward
+    single = np.stack([embedder.encode([item], show_progress=False)[0] for item in items])
+    np.testing.assert_allclose(vectors, single, atol=2e-5)
+    np.testing.assert_array_equal(vectors[0], vectors[3])
+    assert not np.allclose(vectors[4], vectors[6])

@@ -6,6 +6,7 @@ is the final-layer hidden state of the prompt's last token, L2-normalised.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterator, Sequence
@@ -371,17 +372,26 @@ def _prefetch(collate: Any, batches: list[list[_Prepared]]) -> Iterator[tuple[li
 
 
 def _deduplicate(prepared: list[_Prepared]) -> tuple[list[_Prepared], dict[int, int]]:
-    """Embed identical text prompts once; return the unique items and duplicate -> source map."""
-    first: dict[str, int] = {}
+    """Embed identical inputs once (same prompt and, for images, the same pixels); return the
+    unique items and the duplicate -> source map."""
+    first: dict[tuple[str, bytes | None], int] = {}
     unique, duplicate_of = [], {}
     for p in prepared:
-        if p.item.image is None:
-            if p.prompt in first:
-                duplicate_of[p.index] = first[p.prompt]
-                continue
-            first[p.prompt] = p.index
+        key = (p.prompt, None if p.item.image is None else _fingerprint(p.item.image))
+        if key in first:
+            duplicate_of[p.index] = first[key]
+            continue
+        first[key] = p.index
         unique.append(p)
     return unique, duplicate_of
+
+
+def _fingerprint(image: Any) -> bytes:
+    """A digest of a decoded image's size, mode and pixels (identical pixels -> same digest)."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{image.mode}{image.size}".encode())
+    digest.update(image.tobytes())
+    return digest.digest()
 
 
 def _length_sorted_batches(
