@@ -8,6 +8,7 @@ Hugging Face hub id or a local path. A resolver returns a directory that transfo
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,24 @@ DEFAULT_MODEL = "e5v-tiny"
 def cache_root() -> Path:
     """Where converted and built models are cached (``$E5V_CACHE`` or ``~/.cache/e5v``)."""
     return Path(os.environ.get("E5V_CACHE", Path.home() / ".cache" / "e5v"))
+
+
+def package_file(package: str, relative: str, install_hint: str) -> Path:
+    """A file shipped inside an installed PyPI package, found without importing the package.
+
+    Raises:
+        ModelBuildError: ``install_hint`` when the package is not installed; a reinstall hint
+            when the file is missing from it.
+    """
+    from e5v.errors import ModelBuildError
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelBuildError(install_hint)
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not path.is_file():
+        raise ModelBuildError(f"{package} is installed but {path} is missing; reinstall it")
+    return path
 
 
 def is_short_name(name: str) -> bool:

@@ -28,6 +28,7 @@ a DataError says so otherwise; ``pairid`` is used when present (test), else the 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,10 @@ def _resolve(base: Path, relative: str) -> Path:
     raise DataError(f"CIRR image not found: {relative!r} under {base / 'img_raw'} or {base}\n{LAYOUT}")
 
 
+Query = tuple[int, str, str, list[str], str | None]
+"""One CIRR query: pair id, reference image, caption, img_set members, target image (None: test)."""
+
+
 def load_cirr(root: Path, options: EvalOptions, split: str = "val") -> CIRRData:
     base = Path(root) / "cirr"
     cap_path = base / "captions" / f"cap.rc2.{split}.json"
@@ -67,32 +72,55 @@ def load_cirr(root: Path, options: EvalOptions, split: str = "val") -> CIRRData:
     image_split = read_json(split_path, "CIRR image split", LAYOUT)
     if not isinstance(captions, list) or not isinstance(image_split, dict):
         raise DataError(f"CIRR: expected a list in {cap_path} and an object in {split_path}")
-    gallery_ids = list(image_split)
-    index = {name: i for i, name in enumerate(gallery_ids)}
     gallery = [_resolve(base, rel) for rel in image_split.values()]
+    has_targets = split != "test1"
+
+    def queries() -> Iterator[Query]:
+        for n, record in enumerate(captions):
+            where = f"{cap_path}[{n}]"
+            yield (
+                int(field_of(record, "pairid", where)),
+                field_of(record, "reference", where),
+                str(field_of(record, "caption", where)),
+                field_of(field_of(record, "img_set", where), "members", where),
+                field_of(record, "target_hard", where) if has_targets else None,
+            )
+
+    return _cirr_data(split, list(image_split), gallery, queries(), str(split_path), str(cap_path))
+
+
+def _cirr_data(
+    split: str,
+    gallery_ids: list[str],
+    gallery: list[Any],
+    queries: Iterable[Query],
+    gallery_source: str,
+    query_source: str,
+) -> CIRRData:
+    """The CIRR data object, every image name looked up in the gallery (errors say where)."""
+    index = {name: i for i, name in enumerate(gallery_ids)}
     has_targets = split != "test1"
 
     def lookup(name: str, where: str) -> int:
         if name not in index:
-            raise DataError(f"{where}: image {name!r} is not in {split_path}")
+            raise DataError(f"{where}: image {name!r} is not in {gallery_source}")
         return index[name]
 
     pair_ids, refs, texts, targets, subsets = [], [], [], [], []
-    for n, record in enumerate(captions):
-        where = f"{cap_path}[{n}]"
-        pair_ids.append(int(field_of(record, "pairid", where)))
-        refs.append(lookup(field_of(record, "reference", where), where))
-        texts.append(str(field_of(record, "caption", where)))
-        members = field_of(field_of(record, "img_set", where), "members", where)
+    for n, (pair_id, reference, caption, members, target) in enumerate(queries):
+        where = f"{query_source}[{n}]"
+        pair_ids.append(pair_id)
+        refs.append(lookup(reference, where))
+        texts.append(caption)
         subsets.append([lookup(m, where) for m in members])
         if has_targets:
-            targets.append(lookup(field_of(record, "target_hard", where), where))
+            targets.append(lookup(target, where))
     if not pair_ids:
-        raise DataError(f"{cap_path}: no queries")
+        raise DataError(f"{query_source}: no queries")
     return CIRRData(
         split=split,
         gallery_ids=gallery_ids,
-        gallery=list(gallery),
+        gallery=gallery,
         pair_ids=pair_ids,
         references=np.asarray(refs, dtype=np.int64),
         captions=texts,
@@ -127,42 +155,28 @@ def load_cirr_hub(repo_id: str, options: EvalOptions, split: str = "val") -> CIR
     require_columns(ds, needed, queries_repo)
     imgs = load_hub(images_repo, hub_split)
     require_columns(imgs, ("id", "img"), images_repo)
-    gallery_ids = [str(i) for i in imgs["id"]]
-    index = {name: i for i, name in enumerate(gallery_ids)}
     gallery = [as_image(row["img"], f"{images_repo}[{n}]") for n, row in enumerate(imgs)]
     columns = [c for c in ("candidate_id", "caption", "target_id", "group", "pairid") if c in ds.column_names]
     rows = ds.select_columns(columns).to_list()
-
-    def lookup(name: str, where: str) -> int:
-        if name not in index:
-            raise DataError(f"{where}: image {name!r} is not in {images_repo} (split {hub_split!r})")
-        return index[name]
-
     if "group" not in columns:
         logger.warning(
             "%s: no 'group' column, so no img_set subsets (recall_subset files empty)", queries_repo
         )
-    pair_ids, refs, texts, targets, subsets = [], [], [], [], []
-    for n, row in enumerate(rows):
-        where = f"{queries_repo}[{n}]"
-        pair_ids.append(int(row["pairid"]) if "pairid" in row else n)
-        refs.append(lookup(str(row["candidate_id"]), where))
-        texts.append(str(row["caption"]))
-        members = _members(row["group"], where) if "group" in row else []
-        subsets.append([lookup(m, where) for m in members])
-        if has_targets:
-            targets.append(lookup(str(row["target_id"]), where))
-    if not pair_ids:
-        raise DataError(f"{queries_repo}: no queries")
-    return CIRRData(
-        split=split,
-        gallery_ids=gallery_ids,
-        gallery=gallery,
-        pair_ids=pair_ids,
-        references=np.asarray(refs, dtype=np.int64),
-        captions=texts,
-        targets=np.asarray(targets, dtype=np.int64) if has_targets else None,
-        subsets=subsets,
+
+    def queries() -> Iterator[Query]:
+        for n, row in enumerate(rows):
+            where = f"{queries_repo}[{n}]"
+            yield (
+                int(row["pairid"]) if "pairid" in row else n,
+                str(row["candidate_id"]),
+                str(row["caption"]),
+                _members(row["group"], where) if "group" in row else [],
+                str(row["target_id"]) if has_targets else None,
+            )
+
+    gallery_ids = [str(i) for i in imgs["id"]]
+    return _cirr_data(
+        split, gallery_ids, gallery, queries(), f"{images_repo} (split {hub_split!r})", queries_repo
     )
 
 
