@@ -382,3 +382,38 @@ def sample_images(n: int) -> list[Any]:
         image, variant = loaded[i % len(loaded)], variants[i // len(loaded)]
         out.append(image if variant is None else image.transpose(variant))
     return out
+
+
+# ---------------------------------------------------------------- the model a benchmark runs
+
+
+def add_model_source(parser: Any, examples: str) -> None:
+    """``--model`` (zoo short name, hub id or local dir) or ``--tiny`` (a tiny random family)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--model", help=f"zoo short name, hub id or local dir (e.g. {examples})")
+    group.add_argument("--tiny", help="tiny random model family from e5v.testing (e.g. llava_next, llama)")
+
+
+def check_model_source(parser: Any, args: Any) -> Any:
+    """``args``, after refusing a run (not a worker) that names no model."""
+    if not args.worker and not (args.model or args.tiny):
+        parser.error("give --model or --tiny")
+    return args
+
+
+def is_multimodal(model: str | None = None, tiny: str | None = None) -> bool:
+    """Whether a tiny family or a model (short name, hub id, local dir) takes images."""
+    if tiny:
+        from e5v.testing import MULTIMODAL_FAMILIES
+
+        return tiny in MULTIMODAL_FAMILIES
+    from transformers import AutoConfig
+
+    from e5v import zoo
+    from e5v.backbones import backbone_for_config
+
+    source = zoo.resolve(model) if zoo.is_short_name(model) else model
+    try:
+        return backbone_for_config(AutoConfig.from_pretrained(str(source))).multimodal
+    except (OSError, ValueError):  # e.g. a .gguf file: text-only LLMs
+        return False

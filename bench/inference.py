@@ -248,7 +248,7 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def section_compare(spec: dict[str, Any], kinds: list[str], workdir: Path) -> list[dict[str, Any]]:
-    multimodal = _is_multimodal(spec)
+    multimodal = common.is_multimodal(spec.get("model"), spec.get("tiny"))
     rows = []
     for kind in kinds:
         methods = ["official", "e5v"] + (["st"] if kind == "text" and not multimodal else [])
@@ -267,23 +267,6 @@ def section_compare(spec: dict[str, Any], kinds: list[str], workdir: Path) -> li
             r["min_cos_vs_official"] = agree["min"]
             rows.append(r)
     return rows
-
-
-def _is_multimodal(spec: dict[str, Any]) -> bool:
-    if spec.get("tiny"):
-        from e5v.testing import MULTIMODAL_FAMILIES
-
-        return spec["tiny"] in MULTIMODAL_FAMILIES
-    from transformers import AutoConfig
-
-    from e5v import zoo
-    from e5v.backbones import backbone_for_config
-
-    source = zoo.resolve(spec["model"]) if zoo.is_short_name(spec["model"]) else spec["model"]
-    try:
-        return backbone_for_config(AutoConfig.from_pretrained(str(source))).multimodal
-    except (OSError, ValueError):  # e.g. a .gguf file: text-only LLMs
-        return False
 
 
 def flops_worker(spec: dict[str, Any]) -> dict[str, Any]:
@@ -566,9 +549,7 @@ def versions() -> dict[str, str]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--model", help="zoo short name, hub id or local dir (e.g. smollm2-135m-instruct)")
-    src.add_argument("--tiny", help="tiny random model family from e5v.testing (e.g. llava_next, llama)")
+    common.add_model_source(p, "smollm2-135m-instruct, e5v-tiny")
     p.add_argument("--kinds", default="text", help="comma list of text,image,interleaved")
     p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma list of {','.join(SECTIONS)}")
     p.add_argument("--n", type=int, default=64, help="items per kind")
@@ -592,10 +573,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=2, help="timed repeats per method (best is kept)")
     p.add_argument("--json", type=Path, help="also write all results to this JSON file")
     p.add_argument("--worker", help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
-    if not args.worker and not (args.model or args.tiny):
-        p.error("give --model or --tiny")
-    return args
+    return common.check_model_source(p, p.parse_args(argv))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -171,14 +171,6 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- rows
 
 
-def is_multimodal(source: str) -> bool:
-    from transformers import AutoConfig
-
-    from e5v.backbones import backbone_for_config
-
-    return backbone_for_config(AutoConfig.from_pretrained(source)).multimodal
-
-
 def row_configs(multimodal: bool, chunk: int) -> list[tuple[str, bool, int]]:
     """(row name, text_only, GradCache chunk or 0) of a run; the first row is the baseline."""
     kinds = [("full MLLM", False), ("text-only", True)] if multimodal else [("text LLM", False)]
@@ -211,11 +203,7 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    src = p.add_mutually_exclusive_group()
-    src.add_argument(
-        "--model", help="zoo short name, hub id or local dir (e.g. e5v-tiny, smollm2-135m-instruct)"
-    )
-    src.add_argument("--tiny", help="tiny random model family from e5v.testing (e.g. llava_next, llama)")
+    common.add_model_source(p, "e5v-tiny, smollm2-135m-instruct")
     p.add_argument("--batch", default="32", help="triplets per step (3 texts each); comma list for a sweep")
     p.add_argument("--chunk", type=int, default=8, help="GradCache chunk (triplets per forward)")
     p.add_argument("--steps", type=int, default=3, help="timed steps per row (best is the headline)")
@@ -241,10 +229,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="run every row in this process (fast smoke runs; memory figures are then not per row)",
     )
     p.add_argument("--worker", help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
-    if not args.worker and not (args.model or args.tiny):
-        p.error("give --model or --tiny")
-    return args
+    return common.check_model_source(p, p.parse_args(argv))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -271,7 +256,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             from e5v.loading import resolve_source
 
             source = resolve_source(args.model)[0]
-        multimodal = is_multimodal(source)
+        multimodal = common.is_multimodal(source)
         warmup_batch = args.warmup_batch or min(args.chunk, min(batches))
         n = warmup_batch * args.warmup + max(batches) * args.steps
         rows_text, data_source = triplets(n, args.data, args.seed)
