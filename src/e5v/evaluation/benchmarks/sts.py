@@ -83,34 +83,46 @@ def _score(text: str, path: Path, n: int) -> float:
         raise DataError(f"{path} line {n + 1}: gold score {text!r} is not a number") from exc
 
 
+def _tab_separated_pairs(
+    path: Path, title: str, layout: str, columns: tuple[int, int, int], expected: str, header: bool
+) -> tuple[list[str], list[str], np.ndarray]:
+    """Sentence pairs and gold scores from a tab-separated file (``columns``: s1, s2, score)."""
+    first, second, scores = [], [], []
+    lines = _lines(path, title, layout)
+    for n, line in enumerate(lines[1:] if header else lines, start=1 if header else 0):
+        parts = line.strip().split("\t")
+        if len(parts) <= max(columns):
+            raise DataError(f"{path} line {n + 1}: expected {expected}")
+        first.append(parts[columns[0]])
+        second.append(parts[columns[1]])
+        scores.append(_score(parts[columns[2]], path, n))
+    return first, second, np.asarray(scores)
+
+
 def load_stsb(root: Path, options: EvalOptions) -> STSData:
     path = Path(root) / "senteval" / "STS" / "STSBenchmark" / "sts-test.csv"
-    first, second, scores = [], [], []
-    for n, line in enumerate(_lines(path, "STS-B", "  senteval/STS/STSBenchmark/sts-test.csv")):
-        parts = line.strip().split("\t")
-        if len(parts) < 7:
-            raise DataError(
-                f"{path} line {n + 1}: expected 7 tab-separated fields (genre, file, year, id, score, s1, s2)"
-            )
-        first.append(parts[5])
-        second.append(parts[6])
-        scores.append(_score(parts[4], path, n))
-    return STSData("stsb", {"test": (first, second, np.asarray(scores))})
+    pairs = _tab_separated_pairs(
+        path,
+        "STS-B",
+        "  senteval/STS/STSBenchmark/sts-test.csv",
+        (5, 6, 4),
+        "7 tab-separated fields (genre, file, year, id, score, s1, s2)",
+        header=False,
+    )
+    return STSData("stsb", {"test": pairs})
 
 
 def load_sickr(root: Path, options: EvalOptions) -> STSData:
     path = Path(root) / "senteval" / "SICK" / "SICK_test_annotated.txt"
-    first, second, scores = [], [], []
-    for n, line in enumerate(_lines(path, "SICK-R", "  senteval/SICK/SICK_test_annotated.txt")[1:], start=1):
-        parts = line.strip().split("\t")
-        if len(parts) < 4:
-            raise DataError(
-                f"{path} line {n + 1}: expected pair_ID, sentence_A, sentence_B, relatedness_score, ..."
-            )
-        first.append(parts[1])
-        second.append(parts[2])
-        scores.append(_score(parts[3], path, n))
-    return STSData("sick-r", {"test": (first, second, np.asarray(scores))})
+    pairs = _tab_separated_pairs(
+        path,
+        "SICK-R",
+        "  senteval/SICK/SICK_test_annotated.txt",
+        (1, 2, 3),
+        "pair_ID, sentence_A, sentence_B, relatedness_score, ...",
+        header=True,
+    )
+    return STSData("sick-r", {"test": pairs})
 
 
 def _hub_loader(name: str):
